@@ -1,0 +1,43 @@
+# Thin entry points; the logic lives in shared/devservices.py, shared/cli.py and the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+OFFNET := $(VENV)/bin/offnet
+
+.PHONY: install services run up down test bench lint
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+# RabbitMQ and the CouchDB-compatible server: installed and started only when missing.
+services: install
+	$(PY) -m shared.devservices up
+
+run: services
+	$(OFFNET) setup
+	$(OFFNET) run
+
+up: services
+	$(OFFNET) setup
+	$(OFFNET) up
+
+down:
+	-@$(OFFNET) down
+	-@$(PY) -m shared.devservices down
+
+test: install
+	$(PY) -m pytest
+
+bench: services
+	$(PY) -m tests.bench
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared services

@@ -1,0 +1,1 @@
+"""Offnet processes: the HTTP gateway and the AMQP workers, one package each."""

@@ -1,0 +1,1 @@
+"""The accounts worker: API keys, auth tokens, accounts and the account tree."""

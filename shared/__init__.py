@@ -1,0 +1,1 @@
+"""Code shared by every Offnet process: bus, CouchDB layer, settings, logging, auth and the domain."""

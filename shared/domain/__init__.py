@@ -1,0 +1,1 @@
+"""Pure, typed domain logic shared by several processes (no I/O)."""
