@@ -1,21 +1,14 @@
-"""Echo RPC benchmarks for `make bench`: a bare aio-pika echo RPC (the baseline) and the same echo
-through shared.bus (Bus.request -> Responder), each against a responder in a separate process.
-
-    python tests/bench/echo_rpc.py [N_SEQ N_CONC IN_FLIGHT]      # prints both results as JSON
-
-Both return {"transport", "sequential": {...}, "concurrent": {...}}, each part holding in_flight,
-calls, p50_ms and calls_per_s; the sequential part runs one call at a time.
+"""The bare RPC baselines of `make bench`: an aio-pika echo (caller and responder in separate processes,
+reply_to + correlation_id, publisher confirms) and the same echo through shared.bus (Bus.request ->
+Responder). Each is an async context manager yielding one `call()`; tests/bench/harness.py times it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import statistics
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,7 +24,6 @@ from shared.bus.responder import Responder, api_queue
 from shared.logging import configure_logging
 from shared.settings import get_settings
 
-WARMUP_CALLS = 20
 READY_TIMEOUT_S = 30.0
 CALL_TIMEOUT_S = 10.0
 REPO = Path(__file__).resolve().parents[2]
@@ -49,38 +41,6 @@ PAYLOAD = {
 }
 
 Call = Callable[[], Awaitable[None]]
-
-
-async def _measure(call: Call, calls: int, in_flight: int) -> dict[str, Any]:
-    latencies: list[float] = []
-    remaining = calls
-
-    async def lane() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(in_flight)))
-    elapsed = time.perf_counter() - started
-    return {
-        "in_flight": in_flight,
-        "calls": calls,
-        "p50_ms": round(statistics.median(latencies) * 1000, 3),
-        "calls_per_s": round(calls / elapsed, 1),
-    }
-
-
-async def _run(transport: str, call: Call, n_seq: int, n_conc: int, in_flight: int) -> dict[str, Any]:
-    await _measure(call, WARMUP_CALLS, 1)
-    return {
-        "transport": transport,
-        "sequential": await _measure(call, n_seq, 1),
-        "concurrent": await _measure(call, n_conc, in_flight),
-    }
 
 
 @asynccontextmanager
@@ -102,7 +62,8 @@ async def _responder_process(*args: str) -> AsyncIterator[None]:
         await proc.wait()
 
 
-async def bench_echo(n_seq: int, n_conc: int, in_flight: int) -> dict[str, Any]:
+@asynccontextmanager
+async def raw_echo() -> AsyncIterator[Call]:
     """Bare aio-pika: publish with confirms and mandatory to a queue, reply via reply_to + correlation_id."""
     url = get_settings().amqp_url
     queue_name = f"offnet.bench.echo.{uuid.uuid4().hex[:8]}"
@@ -131,12 +92,13 @@ async def bench_echo(n_seq: int, n_conc: int, in_flight: int) -> dict[str, Any]:
                 await channel.default_exchange.publish(message, queue_name, mandatory=True)
                 await asyncio.wait_for(future, CALL_TIMEOUT_S)
 
-            return await _run("aio-pika", call, n_seq, n_conc, in_flight)
+            yield call
         finally:
             await connection.close()
 
 
-async def bench_bus_echo(n_seq: int, n_conc: int, in_flight: int) -> dict[str, Any]:
+@asynccontextmanager
+async def bus_echo() -> AsyncIterator[Call]:
     """The same echo through shared.bus: Bus.request on exchange `api`, answered by a Responder."""
     worker = f"bench{uuid.uuid4().hex[:8]}"
     bus = Bus("cli", get_settings().amqp_url)
@@ -148,7 +110,7 @@ async def bench_bus_echo(n_seq: int, n_conc: int, in_flight: int) -> dict[str, A
                 message = {**PAYLOAD, "Msg-ID": envelope.new_msg_id()}
                 await bus.request("api", f"api.{worker}.echo.get", message, CALL_TIMEOUT_S)
 
-            return await _run("shared.bus", call, n_seq, n_conc, in_flight)
+            yield call
     finally:
         channel = await bus.open_channel()
         await channel.queue_delete(f"offnet.{worker}.api")
@@ -196,17 +158,10 @@ async def _until_signal() -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["serve"]:
-        configure_logging("warning")  # to stderr: stdout carries the "ready" line
-        kind, name = sys.argv[2], sys.argv[3]
-        asyncio.run(_serve_raw(name) if kind == "raw" else _serve_bus(name))
-        return
-    n_seq, n_conc, in_flight = (int(arg) for arg in sys.argv[1:4]) if len(sys.argv) >= 4 else (300, 3000, 64)
-
-    async def both() -> list[dict[str, Any]]:
-        return [await bench_echo(n_seq, n_conc, in_flight), await bench_bus_echo(n_seq, n_conc, in_flight)]
-
-    print(json.dumps(asyncio.run(both()), indent=2))
+    """`python tests/bench/echo_rpc.py serve raw|bus NAME`: a responder process for the baselines."""
+    configure_logging("warning")  # to stderr: stdout carries the "ready" line
+    kind, name = sys.argv[2], sys.argv[3]
+    asyncio.run(_serve_raw(name) if kind == "raw" else _serve_bus(name))
 
 
 if __name__ == "__main__":
