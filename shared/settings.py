@@ -20,6 +20,9 @@ class Settings:
     # bootstrap), so every process of one deployment agrees without extra configuration.
     token_secret: str
     token_ttl_s: int
+    # Port of a worker's Prometheus endpoint; None (the default) serves none, since several workers
+    # share one host under `make run`. The gateway serves /metrics on its own port regardless.
+    metrics_port: int | None
 
 
 def _env(name: str, default: str) -> str:
@@ -39,4 +42,5 @@ def get_settings() -> Settings:
         request_timeout_s=float(_env("OFFNET_REQUEST_TIMEOUT_S", "5")),
         token_secret=_env("OFFNET_TOKEN_SECRET", ""),
         token_ttl_s=int(_env("OFFNET_TOKEN_TTL_S", "3600")),
+        metrics_port=int(port) if (port := _env("OFFNET_METRICS_PORT", "")) else None,
     )

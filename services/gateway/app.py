@@ -12,9 +12,11 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.gateway.openapi import build_openapi
 from services.gateway.pipeline import Gateway, HttpCall
+from shared import metrics
 from shared.account_directory import AccountDirectory
 from shared.api import internal_error
 from shared.bus.connection import Bus
@@ -93,6 +95,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = {kind: {"consumers": counts.get(kind) or 0} for kind in queues}
         return JSONResponse({"data": {"version": APP_VERSION, "services": services}, "status": "success",
                              "request_id": request.state.request_id})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Response:
+        bus: Bus = request.app.state.bus
+        if bus.is_connected:  # queue depth and consumers are read at scrape time
+            for queue in queues.values():
+                stats = await bus.queue_stats(queue)
+                if stats is not None:
+                    metrics.QUEUE_DEPTH.labels(queue).set(stats.messages)
+                    metrics.QUEUE_CONSUMERS.labels(queue).set(stats.consumers)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     openapi_doc = build_openapi(APP_VERSION)
 

@@ -7,14 +7,15 @@ authorised requests with a parsed body (bus.md §9).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from services.gateway.routes import Access, Match, match_path, split_path
-from shared import api
+from services.gateway.routes import Access, Match, match_path, route_label, split_path
+from shared import api, metrics
 from shared.account_directory import AccountDirectory
 from shared.auth import InvalidToken, Principal, is_account_id, may_act_on, verify_token
 from shared.bus.connection import Bus
@@ -47,11 +48,16 @@ class Gateway:
     request_timeout_s: float
 
     async def handle(self, call: HttpCall) -> api.ApiReply:
+        started = time.perf_counter()
         try:
-            return await self._handle(call)
+            reply = await self._handle(call)
         except CouchUnavailable as exc:  # account lookups for auth (README §1)
             log.warning("datastore_unavailable", error=str(exc))
-            return api.datastore_fault(str(exc) or "datastore unavailable", call.request_id)
+            reply = api.datastore_fault(str(exc) or "datastore unavailable", call.request_id)
+        route = route_label(call.raw_path)
+        metrics.HTTP_REQUESTS.labels(route, call.method, str(reply.status)).inc()
+        metrics.HTTP_LATENCY.labels(route, call.method).observe(time.perf_counter() - started)
+        return reply
 
     async def _handle(self, call: HttpCall) -> api.ApiReply:
         rid = call.request_id

@@ -216,6 +216,13 @@ def match_path(segments: Iterable[str]) -> PathResult:
     return PathResult(None, "bad_identifier" if numbers_path else "not_found")
 
 
+def route_label(raw_path: str) -> str:
+    """The route template of a path, for metrics labels (never the raw path: unbounded)."""
+    segments = split_path(raw_path)
+    match = match_path(segments).match if segments is not None else None
+    return match.route.template if match else "unmatched"
+
+
 def canonical_path(match: Match) -> str:
     parts = [match.params.get(s[1:-1], s) if s.startswith("{") else s for s in match.route.segments]
     return "/v2/" + "/".join(parts)

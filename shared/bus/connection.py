@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aio_pika
 import structlog
@@ -27,6 +27,7 @@ from aio_pika.exceptions import (
 )
 from aio_pika.robust_connection import RobustConnection
 
+from shared import metrics
 from shared.bus import envelope
 from shared.bus.encoding import topic_matches
 from shared.bus.errors import BusError, ConnectionLost, InvalidJson, RequestTimeout, Undeliverable
@@ -52,6 +53,11 @@ RECONNECT_INTERVAL_S = 1
 # A subscription handler gets the decoded body; a dict it returns is the complete reply body (build it
 # with `envelope.reply_headers`), published to the message's Server-ID when the message has one.
 SubscriptionHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+
+class QueueStats(NamedTuple):
+    messages: int
+    consumers: int
 
 
 @dataclass(frozen=True)
@@ -183,14 +189,19 @@ class Bus:
             raise BusError(f"a request with Msg-ID {msg_id} is already pending")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
+        event, outcome, started = str(body.get("Event-Name", "unknown"))[:64], "error", time.perf_counter()
         try:
             async with asyncio.timeout(timeout_s):
                 await self.publish(exchange, routing_key, body, expiration_s=timeout_s, correlation_id=msg_id)
-                return await future
+                reply = await future
+                outcome = "ok"
+                return reply
         except TimeoutError:
+            outcome = "timeout"
             raise RequestTimeout(f"no reply to {body.get('Event-Name')} {msg_id} within {timeout_s} s") from None
         finally:
             self._pending.pop(msg_id, None)
+            metrics.BUS_RPC_LATENCY.labels(event, outcome).observe(time.perf_counter() - started)
 
     # --- own queue: replies and broadcasts -------------------------------------------------------
 
@@ -266,8 +277,9 @@ class Bus:
             if not future.done():
                 future.set_exception(ConnectionLost(reason))
 
-    async def queue_consumer_count(self, queue: str) -> int | None:
-        """Consumers of a shared queue (passive declare on a throwaway channel); None if it does not exist."""
+    async def queue_stats(self, queue: str) -> QueueStats | None:
+        """Ready messages and consumers of a shared queue (passive declare on a throwaway channel);
+        None if it does not exist."""
         transport = self._connection.transport if self._connection is not None else None
         if transport is None:
             raise ConnectionLost("bus not connected")
@@ -282,4 +294,9 @@ class Bus:
             return None
         except (AMQPError, ConnectionError) as exc:
             raise ConnectionLost(f"passive declare of {queue!r} failed: {exc!r}") from exc
-        return declared.consumer_count
+        return QueueStats(messages=declared.message_count or 0, consumers=declared.consumer_count or 0)
+
+    async def queue_consumer_count(self, queue: str) -> int | None:
+        """Consumers of a shared queue; None if it does not exist."""
+        stats = await self.queue_stats(queue)
+        return stats.consumers if stats else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, MessageProcessError
 
+from shared import metrics
 from shared.bus import envelope
 from shared.bus.connection import DEAD_LETTER, TARGETED, Bus
 from shared.bus.errors import BusError, DatastoreUnavailable, InvalidJson, MessageRejected, Undeliverable
@@ -128,6 +130,7 @@ class Responder:
             request = envelope.decode(message.body, message.content_encoding)
         except InvalidJson as exc:
             reply = envelope.error_body(self._bus.app_name, None, "invalid_json", str(exc))
+            metrics.BUS_HANDLED.labels(self._spec.name, "unknown", "invalid_json").inc()
         else:
             reply = await self._answer(request)
 
@@ -161,7 +164,17 @@ class Responder:
         await self._settle(message, ack=True)
 
     async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
-        """The reply to a decoded request: the handler's fields under reply headers, or an error body."""
+        """The reply to a decoded request, counted and timed by Event-Name and outcome."""
+        started = time.perf_counter()
+        reply = await self._reply_to(request)
+        event = str(request.get("Event-Name", "unknown"))[:64]
+        outcome = str(reply.get("Error-Code", "ok")) if reply.get("Event-Category") == "error" else "ok"
+        metrics.BUS_HANDLED.labels(self._spec.name, event, outcome).inc()
+        metrics.BUS_HANDLE_LATENCY.labels(self._spec.name, event).observe(time.perf_counter() - started)
+        return reply
+
+    async def _reply_to(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The handler's fields under reply headers, or an error body."""
         request_id = request.get("Request-ID")
         bind_request_id(request_id if isinstance(request_id, str) else None)
         structlog.contextvars.bind_contextvars(msg_id=request.get("Msg-ID"))
@@ -222,6 +235,7 @@ async def run_worker(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format, process=app_name)
     bus = Bus(app_name, settings.amqp_url)
+    metrics.serve(settings.metrics_port)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
