@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,15 +14,10 @@ from shared.couch import names
 from shared.couch.client import Couch
 from shared.couch.errors import Conflict
 from shared.domain import accounts as domain
+from shared.domain.ids import document_id
 from shared.domain.validation import validate
 
 ACCOUNTS_DDOC = "accounts"
-
-
-def account_id_for(msg_id: str) -> str:
-    """bus.md §7.5: a redelivered create finds the account it already made."""
-    is_hex32 = len(msg_id) == 32 and all(c in "0123456789abcdef" for c in msg_id)
-    return msg_id if is_hex32 else hashlib.sha256(msg_id.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -112,7 +106,7 @@ class AccountsService:
         parent = await self._account(req)
         if parent is None:
             return api.bad_identifier(req.path_params["account_id"], req.request_id)
-        account_id = account_id_for(req.msg_id)
+        account_id = document_id(req.msg_id)
         db = names.account_db(account_id)
         # The account DB exists before the account becomes visible, so nothing sees an account without it.
         await self.couch.create_db(db, "account")
