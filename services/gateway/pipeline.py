@@ -7,6 +7,7 @@ authorised requests with a parsed body (bus.md §9).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -186,16 +187,31 @@ async def _read_body(call: HttpCall, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _parse_body(raw: bytes) -> dict[str, Any]:
+    """A JSON object, or ValueError naming the problem (README §5: never a 500 for bad input)."""
     if not raw.strip():
         return {}
     try:
-        parsed = json.loads(raw)
-    except UnicodeDecodeError as exc:
-        raise ValueError("body is not UTF-8") from exc
+        parsed = json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
+        # Lone surrogates (`"\ud800"`) parse but cannot be re-encoded for the bus.
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeError as exc:
+        raise ValueError("body is not valid UTF-8 text") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise ValueError("body is nested too deeply") from exc
     if not isinstance(parsed, dict):
         raise ValueError("body must be a JSON object")
     return parsed
-

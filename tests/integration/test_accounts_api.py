@@ -167,6 +167,11 @@ async def test_malformed_json_is_400(system: System, tree: Tree) -> None:
         assert reply.json()["data"]["json"]["invalid"]["target"] == "body"
         not_object = await client.post(f"/accounts/{tree.a}", content=b"[1, 2]")
         assert not_object.status_code == 400
+        for body in (b'{"data": {"x": NaN}}', b'{"data": {"x": 1e400}}', b'{"data": {"x": "\\ud800"}}',
+                     b'{"data": {"x": -Infinity}}', b"\xff\xfe", b"[" * 100000):
+            reply = await client.post(f"/accounts/{tree.a}", content=body)
+            assert reply.status_code == 400, (body[:20], reply.text)
+            assert "invalid" in reply.json()["data"]["json"]
 
 
 async def test_body_over_1_mib_is_413(system: System, tree: Tree) -> None:
