@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OFFNET := $(VENV)/bin/offnet
 
-.PHONY: install services run up down test bench lint
+.PHONY: install services run up down test test-faults bench lint
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
@@ -34,6 +34,10 @@ down:
 
 test: install
 	$(PY) -m pytest
+
+# Kill, disconnect and outage tests (bounded in time); CI runs them after `make test`.
+test-faults: install
+	$(PY) -m pytest tests/faults
 
 bench: services
 	$(PY) -m tests.bench
