@@ -1,20 +1,20 @@
 """Read-through cache of account documents (DB `accounts`) for authentication and authorization.
 
-The gateway and the workers ask it who an account is (its tree, its privileges). Entries are dropped by
-the document-change events of DB `accounts`, flushed on reconnect, and expire after a short TTL as a
-backstop, so a disabled account or a revoked privilege takes effect on the next request.
+The gateway and the workers ask it who an account is (its tree, its privileges, its realm). Entries are
+dropped by the document-change events of DB `accounts`, flushed on reconnect, and expire after a TTL as a
+backstop, so a disabled account or a revoked privilege takes effect on the next request. Loads are
+single-flight and an event detaches a load in progress (shared.keyed_cache).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from shared.bus.connection import Bus
 from shared.couch import names
 from shared.couch.client import Couch
+from shared.keyed_cache import KeyedCache
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class AccountInfo:
     deleted: bool
     is_reseller: bool
     wnm_allow_additions: bool
+    realm: str | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> AccountInfo:
@@ -39,6 +40,7 @@ class AccountInfo:
             deleted=bool(doc.get("pvt_deleted", False)),
             is_reseller=bool(doc.get("pvt_is_reseller", False)),
             wnm_allow_additions=bool(doc.get("pvt_wnm_allow_additions", False)),
+            realm=doc["realm"] if isinstance(doc.get("realm"), str) and doc["realm"] else None,
         )
 
     @property
@@ -48,11 +50,9 @@ class AccountInfo:
 
 
 class AccountDirectory:
-    def __init__(self, couch: Couch, ttl_s: float = 30.0) -> None:
+    def __init__(self, couch: Couch, ttl_s: float = 30.0, max_entries: int = 100_000) -> None:
         self._couch = couch
-        self._ttl_s = ttl_s
-        self._entries: dict[str, tuple[float, AccountInfo | None]] = {}
-        self._loading: dict[str, asyncio.Future[AccountInfo | None]] = {}
+        self._cache: KeyedCache[str, AccountInfo | None] = KeyedCache(ttl_s=ttl_s, max_entries=max_entries)
 
     async def attach(self, bus: Bus) -> None:
         """Drop entries on account document changes, and everything on reconnect."""
@@ -67,30 +67,27 @@ class AccountDirectory:
         bus.on_reconnect(on_reconnect)
 
     def invalidate(self, account_id: str | None = None) -> int:
-        if account_id is None:
-            dropped = len(self._entries)
-            self._entries.clear()
-            return dropped
-        return 1 if self._entries.pop(account_id, None) else 0
+        """Drop one account (or all); the number of entries dropped."""
+        return self._cache.clear() if account_id is None else self._cache.drop(account_id)
 
     async def get(self, account_id: str) -> AccountInfo | None:
-        cached = self._entries.get(account_id)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        pending = self._loading.get(account_id)
-        if pending:  # one load per key at a time: concurrent callers share it
-            return await asyncio.shield(pending)
-        future: asyncio.Future[AccountInfo | None] = asyncio.get_running_loop().create_future()
-        self._loading[account_id] = future
-        try:
-            doc = await self._couch.get(names.ACCOUNTS, account_id)
-            info = AccountInfo.from_doc(doc) if doc and doc.get("pvt_type") == "account" else None
-            self._entries[account_id] = (time.monotonic() + self._ttl_s, info)
-            future.set_result(info)
-            return info
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it, nobody else must
-            raise
-        finally:
-            del self._loading[account_id]
+        """The account, None when no account document has that id. Raises the CouchDB layer's errors."""
+        return await self._cache.get(account_id, lambda: self._load(account_id))
+
+    async def _load(self, account_id: str) -> AccountInfo | None:
+        doc = await self._couch.get(names.ACCOUNTS, account_id)
+        return AccountInfo.from_doc(doc) if doc and doc.get("pvt_type") == "account" else None
+
+    async def reseller_of(self, account_id: str) -> str | None:
+        """numbers.md §0.1: the nearest of the account and its ancestors with `is_reseller`, else the root
+        of its tree (the master); None when the account does not exist."""
+        info = await self.get(account_id)
+        if info is None:
+            return None
+        if info.is_reseller:
+            return info.id
+        for ancestor_id in reversed(info.tree):
+            ancestor = await self.get(ancestor_id)
+            if ancestor is not None and ancestor.is_reseller:
+                return ancestor.id
+        return info.tree[0] if info.tree else info.id

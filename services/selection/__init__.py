@@ -1,0 +1,1 @@
+"""The selection worker (spec selection.md): answers route requests from cached, compiled resources."""
