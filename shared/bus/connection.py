@@ -55,6 +55,12 @@ RECONNECT_INTERVAL_S = 1
 SubscriptionHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
+def _consume_outcome(task: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned future's exception so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
 class QueueStats(NamedTuple):
     messages: int
     consumers: int
@@ -201,6 +207,8 @@ class Bus:
             raise RequestTimeout(f"no reply to {body.get('Event-Name')} {msg_id} within {timeout_s} s") from None
         finally:
             self._pending.pop(msg_id, None)
+            # A reply or a connection failure may still land on the future: make it nobody's business.
+            _consume_outcome(future) if future.done() else future.cancel()
             metrics.BUS_RPC_LATENCY.labels(event, outcome).observe(time.perf_counter() - started)
 
     # --- own queue: replies and broadcasts -------------------------------------------------------

@@ -8,12 +8,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import httpx
-
 
 @dataclass
 class LoadReport:
-    outcomes: Counter[str] = field(default_factory=Counter)  # "200", "504", ..., or an exception name
+    outcomes: Counter[str] = field(default_factory=Counter)  # what each call returned, or its exception's name
     latencies: list[float] = field(default_factory=list)
     first_ok_after: dict[float, float] = field(default_factory=dict)  # fault time -> first 2xx after it
 
@@ -30,24 +28,30 @@ class LoadReport:
 
 
 async def run_load(
-    request: Callable[[], Awaitable[httpx.Response]],
+    request: Callable[[], Awaitable[str]],
     *,
     lanes: int,
     duration_s: float,
+    max_calls: int | None = None,
     faults: list[tuple[float, Callable[[], Awaitable[None]]]],
 ) -> LoadReport:
-    """Send requests from `lanes` tasks for `duration_s`; run each fault at its offset (seconds)."""
+    """Call `request` (which returns an outcome label, "2xx"-like labels counting as success) from `lanes`
+    tasks for `duration_s` or until `max_calls` calls; run each fault at its offset (seconds). An
+    exception is an outcome too."""
     report = LoadReport()
     started = time.monotonic()
     fault_times: list[float] = []
 
+    calls = 0
+
     async def lane() -> None:
-        while time.monotonic() - started < duration_s:
+        nonlocal calls
+        while time.monotonic() - started < duration_s and (max_calls is None or calls < max_calls):
+            calls += 1
             sent_at = time.monotonic()
             try:
-                response = await request()
-                outcome = str(response.status_code)
-            except httpx.HTTPError as exc:
+                outcome = await request()
+            except Exception as exc:  # recorded, never raised: the test judges the outcomes
                 outcome = type(exc).__name__
             done_at = time.monotonic()
             report.outcomes[outcome] += 1
@@ -59,6 +63,8 @@ async def run_load(
 
     async def inject() -> None:
         for offset, fault in faults:
+            if max_calls is not None and calls >= max_calls:
+                return
             await asyncio.sleep(max(0.0, started + offset - time.monotonic()))
             await fault()
             fault_times.append(time.monotonic())
