@@ -13,8 +13,10 @@ from shared.auth import new_signing_key
 from shared.couch import names
 from shared.couch.client import Couch
 from shared.couch.errors import Conflict
+from shared.domain.number_config import NumberManagerConfig
 
 AUTH_DOC_ID = "offnet.auth"
+NUMBER_MANAGER_DOC_ID = "number_manager"  # numbers.md §2.7
 MASTER_DOC_ID = "offnet.master"
 
 
@@ -44,3 +46,10 @@ async def signing_key(couch: Couch, configured: str = "") -> str:
     if doc is None:
         doc = await create_once(couch, {"_id": AUTH_DOC_ID, "signing_key": new_signing_key()})
     return str(doc["signing_key"])
+
+
+async def number_manager_config(couch: Couch) -> NumberManagerConfig:
+    """numbers.md §2.7: the `default` object of `system_config/number_manager`, over the defaults."""
+    doc = await couch.get(names.SYSTEM_CONFIG, NUMBER_MANAGER_DOC_ID) or {}
+    values = doc.get("default")
+    return NumberManagerConfig.from_values(values if isinstance(values, dict) else None)

@@ -130,6 +130,8 @@ PUBLIC_SCHEMA: Mapping[str, Any] = {"type": "object", "properties": PUBLIC_FIELD
 def schema_errors(public: Mapping[str, Any], keys: Iterable[str]) -> ErrorMap:
     """Errors of the public `keys` present in `public`, keyed by dotted path (resources.md §3.6)."""
     present = {key: public[key] for key in keys if key in public}
+    if not present:
+        return {}
     schema = {"type": "object", "properties": {key: PUBLIC_FIELD_SCHEMAS[key] for key in present}}
     return validate_against(present, schema, fill_defaults=False)[1]
 

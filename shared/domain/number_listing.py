@@ -24,6 +24,8 @@ _RANGES = {
     "modified_from": ("updated", 1),
     "modified_to": ("updated", -1),
 }
+# Query parameters that drop rows (besides `filter_*`).
+_ROW_FILTERS = frozenset({"has_key", "key_missing", *_RANGES})
 
 
 def listing_value(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,6 +156,23 @@ def _positive_int(query: Mapping[str, Any], key: str, minimum: int) -> int | Val
     if value < minimum:
         return ValidationFailure({key: {"minimum": describe("minimum", value, minimum)}})
     return value
+
+
+def view_window(query: Mapping[str, Any]) -> tuple[str | None, int | None]:
+    """The part of the view a listing needs: (first key, row limit), None meaning unbounded.
+
+    Without filters a page is `page_size + 1` rows from `start_key` (the extra row gives `next_start_key`);
+    filters apply before paging, so a filtered listing reads every row from `start_key` on.
+    """
+    if (_query_value(query, "paginate") or "").lower() == "false":
+        return None, None
+    start_key = _query_value(query, "start_key")
+    if any(_filter_key(param) is not None or param in _ROW_FILTERS for param in query):
+        return start_key, None
+    page_size = _positive_int(query, "page_size", 1)
+    if isinstance(page_size, ValidationFailure):
+        return start_key, None
+    return start_key, (page_size or DEFAULT_PAGE_SIZE) + 1
 
 
 def assemble_listing(
