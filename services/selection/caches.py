@@ -5,7 +5,7 @@
 | config | `number_manager` | `system_config` | its own events |
 | pools | database name | one `resources/crossbar_listing` query with docs, compiled | resource events of that DB |
 | accounts | account id | the doc in `accounts` (shared.account_directory) | its account events |
-| lookups | normalised number | `lookup.lookup_number` (successes and errors) | number events, owner's account events |
+| lookups | normalised number | `NumberStore.lookup` (successes and errors) | number events, owner's account events |
 
 A `number_manager` change drops everything (converters and classifiers shape pools and lookups); so does
 every (re)connection to the broker, since events may have been missed meanwhile.
@@ -18,7 +18,6 @@ from typing import Any
 
 import structlog
 
-from services.selection.lookup import lookup_number
 from shared.account_directory import AccountDirectory, AccountInfo
 from shared.bus import envelope
 from shared.bus.connection import Bus
@@ -30,6 +29,8 @@ from shared.domain.number_config import NumberManagerConfig
 from shared.domain.numbering import normalize
 from shared.domain.selection import CompiledResource, OnNetInfo, compile_pool
 from shared.keyed_cache import KeyedCache
+from shared.number_store import NumberStore
+from shared.system_config import number_manager_config
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,7 @@ class SelectionCaches:
 
     def __init__(self, couch: Couch) -> None:
         self._couch = couch
+        self._numbers = NumberStore(couch, None)  # reads only
         self._config: KeyedCache[str, NumberManagerConfig] = KeyedCache(ttl_s=CACHE_TTL_S, max_entries=1)
         self.pools: KeyedCache[str, Pool] = KeyedCache(ttl_s=CACHE_TTL_S, max_entries=MAX_POOLS)
         self.accounts = AccountDirectory(couch, ttl_s=CACHE_TTL_S, max_entries=MAX_ACCOUNTS)
@@ -73,7 +75,7 @@ class SelectionCaches:
     # --- reads --------------------------------------------------------------------------------------
 
     async def config(self) -> NumberManagerConfig:
-        return await self._config.get(NUMBER_MANAGER, self._load_config)
+        return await self._config.get(NUMBER_MANAGER, lambda: number_manager_config(self._couch))
 
     async def pool(self, db: str) -> Pool:
         """The compiled resources of `db` (a missing database is an empty pool)."""
@@ -88,7 +90,7 @@ class SelectionCaches:
         """The lookup of `number` as selection uses it: None unless it succeeds."""
         key = normalize(number, config.e164_converters)
         try:
-            reply = await self.lookups.get(key, lambda: lookup_number(self._couch, self.accounts, config, key))
+            reply = await self.lookups.get(key, lambda: self._numbers.lookup(key, self.accounts, config))
         except CouchError as exc:
             log.warning("number lookup failed; treated as not on-net", number=key, error=str(exc))
             return None
@@ -98,10 +100,6 @@ class SelectionCaches:
         """Begin filling the global pool now, so the first requests await a fill already under way."""
         self.pools.prefetch(names.OFFNET, lambda: self._load_pool(names.OFFNET))
 
-    async def _load_config(self) -> NumberManagerConfig:
-        doc = await self._couch.get(names.SYSTEM_CONFIG, NUMBER_MANAGER) or {}
-        values = doc.get("default")
-        return NumberManagerConfig.from_values(values if isinstance(values, dict) else None)
 
     async def _load_pool(self, db: str) -> Pool:
         config = await self.config()

@@ -61,6 +61,9 @@ class FakeCouch:
         doc = self.dbs.get(db, {}).get(doc_id)
         return json.loads(json.dumps(doc)) if doc is not None else None
 
+    async def get_many(self, db: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        return {doc_id: await self.get(db, doc_id) for doc_id in ids}
+
     async def view(self, db: str, ddoc: str, view: str, **params: Any) -> list[dict[str, Any]]:
         self._check()
         assert (ddoc, view, params) == ("resources", "crossbar_listing", {"include_docs": True})
