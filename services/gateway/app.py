@@ -19,6 +19,7 @@ from services.gateway.pipeline import Gateway, HttpCall
 from shared import metrics
 from shared.account_directory import AccountDirectory
 from shared.api import internal_error
+from shared.asyncapi import DOCUMENT as ASYNCAPI_DOCUMENT
 from shared.bus.connection import Bus
 from shared.bus.envelope import APP_VERSION
 from shared.couch.client import Couch
@@ -112,6 +113,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/v2/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
         return JSONResponse(openapi_doc)
+
+    asyncapi_doc = ASYNCAPI_DOCUMENT.read_text()
+
+    @app.get("/v2/asyncapi.yaml", include_in_schema=False)
+    async def asyncapi() -> Response:
+        return Response(asyncapi_doc, media_type="application/yaml")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -39,3 +39,10 @@ async def test_requests_latency_queue_depth_and_consumers_are_exported(system: S
     assert _value(after, "offnet_bus_rpc_seconds_count", event="accounts.get", outcome="ok") >= 1
     assert _value(after, "offnet_queue_consumers", queue="offnet.accounts.api") >= 1
     assert _value(after, "offnet_queue_depth", queue="offnet.accounts.api") >= 0
+
+
+async def test_asyncapi_document_is_served(system: System) -> None:
+    async with system.client() as client:
+        reply = await client.get("/asyncapi.yaml")
+    assert reply.status_code == 200
+    assert reply.text.startswith("asyncapi: 2.6.0")
