@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.convertors import Convertor, register_url_convertor
 
 from services.gateway.openapi import build_openapi
 from services.gateway.pipeline import Gateway, HttpCall
@@ -31,6 +32,22 @@ from shared.system_config import signing_key
 log = structlog.get_logger(__name__)
 
 ALL_METHODS = ["GET", "PUT", "POST", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+
+
+class AnyPath(Convertor[str]):
+    """Starlette's `path` convertor is `.*`, which stops at a decoded newline (`%0A`) and would let
+    Starlette answer its own 404; every /v2 path must reach the pipeline."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("any", AnyPath())
 
 
 def service_queues() -> dict[str, str]:
@@ -124,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/v2/openapi.json", title="Offnet API")
 
-    @app.api_route("/v2/{path:path}", methods=ALL_METHODS, include_in_schema=False)
+    @app.api_route("/v2/{path:any}", methods=ALL_METHODS, include_in_schema=False)
     async def v2(request: Request) -> Response:
         query: dict[str, str | list[str]] = {}
         for key, value in request.query_params.multi_items():

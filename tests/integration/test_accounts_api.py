@@ -233,3 +233,11 @@ async def test_100_concurrent_creations_land_with_distinct_ids(system: System, t
         assert len(ids) == 100
         listed = {c["id"] for c in (await client.get(f"/accounts/{tree.p}/children")).json()["data"]}
     assert ids <= listed
+
+
+async def test_any_path_gets_the_kazoo_envelope(system: System, tree: Tree) -> None:
+    async with system.client(tree.s_token) as client:
+        for path in ("/resources/jobs/a%0Ab", "/accounts/x%0Ay", "/accounts/%0A/resources"):
+            reply = await client.get(path)
+            assert reply.status_code == 404, path
+            assert reply.json()["status"] == "error" and "data" in reply.json(), path
