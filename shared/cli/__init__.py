@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from shared.cli import selection, system
+from shared.cli import jobs, selection, system
 from shared.logging import configure_logging
 from shared.settings import get_settings
 
-COMMAND_GROUPS = (system, selection)
+COMMAND_GROUPS = (system, selection, jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:
