@@ -15,7 +15,6 @@ from typing import Any
 import structlog
 
 from services.jobs.repository import LISTING_VIEW, JobRepository
-from services.resources.listing import ListingQuery, listing_envelope, parse_listing_query
 from shared import api
 from shared.api import ApiHandler, ApiReply, ApiRequest
 from shared.bus import envelope
@@ -25,6 +24,7 @@ from shared.couch import names
 from shared.couch.client import Doc
 from shared.couch.errors import Conflict
 from shared.domain import jobs as domain
+from shared.domain.listing import ListingQuery, listing_envelope, parse_listing_query
 from shared.domain.resources import is_live_resource
 from shared.domain.validation import merge_errors
 

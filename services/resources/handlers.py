@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 
-from services.resources.listing import ListingQuery, listing_envelope, parse_listing_query, revision
 from shared import api
 from shared.api import ApiHandler, ApiReply, ApiRequest
 from shared.bus import envelope
@@ -26,6 +25,7 @@ from shared.couch.client import Couch, Doc
 from shared.couch.errors import Conflict, NotFound
 from shared.domain import resources as domain
 from shared.domain.ids import document_id
+from shared.domain.listing import ListingQuery, listing_envelope, parse_listing_query, revision
 from shared.domain.resources import Invalid, WriteContext
 
 log = structlog.get_logger(__name__)
