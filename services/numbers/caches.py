@@ -3,7 +3,8 @@
 | cache | key | filled from | dropped by |
 | --- | --- | --- | --- |
 | config | `number_manager` | `system_config` (its `default` object) | its events; drops lookups too |
-| reseller lists | reseller account id | `configs_number_manager` in its account DB | events on that doc |
+| outside settings | one entry | `system_config`: `OUTSIDE_CATEGORIES` + `http_timeout_ms` | their events, config's |
+| reseller settings | reseller account id | `configs_number_manager` in its account DB | events on that doc |
 | accounts | account id | `accounts` (shared.account_directory) | its account events |
 | lookups | E.164 number | the number doc and its owner (`lookup_reply`) | number events, the owner's events |
 | descendants | account id | `accounts` view `listing_by_descendants` (listing's cascade count) | any account event |
@@ -15,6 +16,7 @@ account), after every reconnect to the broker (events may have been missed), and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,9 +25,15 @@ import structlog
 from shared.account_directory import AccountDirectory
 from shared.bus import envelope
 from shared.bus.connection import Bus
+from shared.bus.encoding import encode_segment
 from shared.couch import names
 from shared.couch.client import Couch
-from shared.domain.number_config import FeatureLists, NumberManagerConfig
+from shared.domain.number_config import (
+    OUTSIDE_CATEGORIES,
+    NumberManagerConfig,
+    OutsideSettings,
+    ResellerSettings,
+)
 from shared.domain.number_features import FeaturePolicy
 from shared.domain.number_lookup import lookup_reply
 from shared.domain.numbering import is_reconcilable, normalize
@@ -48,6 +56,8 @@ EVENTS_EXCHANGE = "configuration"
 NUMBER_EVENTS = "*.*.number.*"
 ACCOUNT_EVENTS = f"*.{names.ACCOUNTS}.account.*"
 CONFIG_EVENTS = f"*.{names.SYSTEM_CONFIG}.*.{NUMBER_MANAGER}"
+OUTSIDE_EVENTS = tuple(f"*.{names.SYSTEM_CONFIG}.*.{encode_segment(category)}" for category in OUTSIDE_CATEGORIES)
+OUTSIDE = "outside"
 RESELLER_CONFIG_EVENTS = f"*.*.*.{RESELLER_CONFIG}"
 FLUSH_KEYS = ("cache.flush.numbers", "cache.flush.all")
 FLUSH_SCHEMA = "cache_flush"
@@ -62,7 +72,8 @@ class NumbersCaches:
         self._couch = couch
         self._store = store
         self._config: KeyedCache[str, NumberManagerConfig] = KeyedCache(ttl_s=CONFIG_TTL_S, max_entries=1)
-        self._reseller_lists: KeyedCache[str, FeatureLists | None] = KeyedCache(
+        self._outside: KeyedCache[str, OutsideSettings] = KeyedCache(ttl_s=CONFIG_TTL_S, max_entries=1)
+        self._resellers: KeyedCache[str, ResellerSettings | None] = KeyedCache(
             ttl_s=CONFIG_TTL_S, max_entries=MAX_RESELLERS
         )
         self.accounts = AccountDirectory(couch, ttl_s=CONFIG_TTL_S, max_entries=MAX_ACCOUNTS)
@@ -76,11 +87,27 @@ class NumbersCaches:
     async def config(self) -> NumberManagerConfig:
         return await self._config.get(NUMBER_MANAGER, lambda: number_manager_config(self._couch))
 
+    async def outside(self) -> OutsideSettings:
+        """Where the phonebook, the locality service and the E911 provider are (§2.7)."""
+        return await self._outside.get(OUTSIDE, self._load_outside)
+
+    async def _reseller_settings(self, account_id: str) -> ResellerSettings | None:
+        reseller = await self.accounts.reseller_of(account_id)
+        if reseller is None:
+            return None
+        return await self._resellers.get(reseller, lambda: self._load_reseller(reseller))
+
     async def feature_policy(self, owner_id: str, config: NumberManagerConfig) -> FeaturePolicy:
         """§6.2: the features available on numbers owned by `owner_id` (through its reseller's lists)."""
-        reseller = await self.accounts.reseller_of(owner_id)
-        lists = await self._reseller_lists.get(reseller, lambda: self._load_lists(reseller)) if reseller else None
-        return FeaturePolicy.resolve(config.features, lists)
+        settings = await self._reseller_settings(owner_id)
+        return FeaturePolicy.resolve(config.features, settings.features if settings else None)
+
+    async def carrier_modules(self, account_id: str | None, config: NumberManagerConfig) -> tuple[str, ...]:
+        """§5.2: the modules a search by `account_id` asks (its reseller's list, else the system's)."""
+        settings = await self._reseller_settings(account_id) if account_id else None
+        if settings is not None and settings.carrier_modules is not None:
+            return settings.carrier_modules
+        return config.carrier_modules
 
     async def descendants(self, account_id: str) -> tuple[str, ...]:
         """The ids of the account's strict descendants."""
@@ -94,9 +121,18 @@ class NumbersCaches:
             return lookup_reply(number, None, None, config)
         return await self.lookups.get(e164, lambda: self._store.lookup(e164, self.accounts, config))
 
-    async def _load_lists(self, reseller_id: str) -> FeatureLists | None:
+    async def _load_reseller(self, reseller_id: str) -> ResellerSettings | None:
         doc = await self._couch.get(names.account_db(reseller_id), RESELLER_CONFIG)
-        return FeatureLists.from_values(doc) if doc is not None else None
+        return ResellerSettings.from_values(doc) if doc is not None else None
+
+    async def _load_outside(self) -> OutsideSettings:
+        async def values(category: str) -> dict[str, Any] | None:
+            doc = await self._couch.get(names.SYSTEM_CONFIG, category)
+            found = doc.get("default") if doc is not None else None
+            return found if isinstance(found, dict) else None
+
+        config, *found = await asyncio.gather(self.config(), *(values(category) for category in OUTSIDE_CATEGORIES))
+        return OutsideSettings.from_values(dict(zip(OUTSIDE_CATEGORIES, found, strict=True)), config)
 
     async def _load_descendants(self, account_id: str) -> tuple[str, ...]:
         rows = await self._couch.view(
@@ -115,13 +151,14 @@ class NumbersCaches:
         return (
             self.accounts.invalidate(account_id)
             + self._descendants.clear()
-            + self._reseller_lists.drop(account_id)
+            + self._resellers.drop(account_id)
             + self.lookups.drop_where(lambda _number, reply: reply.get("Account-ID") == account_id)
         )
 
     def drop_config(self) -> int:
-        """`number_manager` and what was built with it: policies and lookups (converters, force rules)."""
-        return self._config.clear() + self._reseller_lists.clear() + self.lookups.clear()
+        """`number_manager` and what was built with it: outside settings (the timeout), policies and
+        lookups (converters, force rules)."""
+        return self._config.clear() + self._outside.clear() + self._resellers.clear() + self.lookups.clear()
 
     def flush(self, account_id: str | None = None) -> int:
         if account_id is not None:
@@ -142,10 +179,13 @@ class NumbersCaches:
         async def on_config(_event: dict[str, Any]) -> None:
             self.drop_config()
 
+        async def on_outside(_event: dict[str, Any]) -> None:
+            self._outside.clear()
+
         async def on_reseller_config(event: dict[str, Any]) -> None:
             account_id = event.get("Account-ID") or names.account_id_from_db(str(event.get("Database", "")))
             if isinstance(account_id, str) and account_id:
-                self._reseller_lists.drop(account_id)
+                self._resellers.drop(account_id)
 
         async def on_flush(request: dict[str, Any]) -> dict[str, Any]:
             errors = envelope.validate_message(request, FLUSH_SCHEMA)
@@ -167,6 +207,7 @@ class NumbersCaches:
             (NUMBER_EVENTS, on_number),
             (ACCOUNT_EVENTS, on_account),
             (CONFIG_EVENTS, on_config),
+            *((binding, on_outside) for binding in OUTSIDE_EVENTS),
             (RESELLER_CONFIG_EVENTS, on_reseller_config),
             *((key, on_flush) for key in FLUSH_KEYS),
         ]

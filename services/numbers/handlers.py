@@ -14,17 +14,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.numbers.caches import NumbersCaches
-from services.numbers.external import ExternalCalls
+from services.numbers.external import ExternalCalls, FeatureProvider
 from services.numbers.listing import account_listing, fix_account
+from services.numbers.phonebook import Phonebook
+from services.numbers.search import NumberSearch
 from shared import api
 from shared.account_directory import AccountInfo
 from shared.api import ApiHandler, ApiReply, ApiRequest
 from shared.couch import names
 from shared.couch.client import Couch
-from shared.domain.number_carriers import Carrier
+from shared.domain.number_carriers import Carrier, carrier_for
+from shared.domain.number_config import KNM_OTHER
 from shared.domain.number_errors import ErrorAnswer, Failure, ValidationFailure
 from shared.domain.number_features import FEATURES, Feature
 from shared.domain.number_listing import Listing
+from shared.domain.number_phonebook import MISSING_URL
+from shared.domain.number_search import parse_search_query
 from shared.domain.number_states import Action
 from shared.domain.numbering import classifier_answer, is_reconcilable, normalize
 from shared.domain.numbers import (
@@ -53,17 +58,14 @@ Doc = dict[str, Any]
 # One single-number operation, bound to its request: (number as sent, loaded doc, context) -> outcome.
 Operation = Callable[[str, Doc | None, NumberContext], NumberPlan | Failure]
 
-# Routes of part 2 (numbers.md §5): answered plainly until carriers and search exist.
-PART_TWO = {
-    "search": "number search (numbers.md §5.2)",
-    "check": "carrier status check (numbers.md §5.4)",
-    "locality": "number locality (numbers.md §5.4)",
-    "prefix": "city prefixes (numbers.md §5.5)",
-}
-
 
 def _reply(answer: ErrorAnswer, req: ApiRequest) -> ApiReply:
     return api.error(answer.status, answer.message, answer.data, request_id=req.request_id)
+
+
+def _outcome_reply(answer: Any, req: ApiRequest) -> ApiReply:
+    """An outside party's answer (§5.4, §5.5): its data, or the error it came to."""
+    return _reply(answer, req) if isinstance(answer, ErrorAnswer) else api.success(answer, request_id=req.request_id)
 
 
 def _hard(req: ApiRequest) -> bool:
@@ -77,20 +79,25 @@ def _listing_reply(listing: Listing | ValidationFailure, req: ApiRequest) -> Api
     return api.success(listing.data, request_id=req.request_id, **listing.envelope())
 
 
-def not_available_yet(req: ApiRequest, what: str) -> ApiReply:
-    return api.error(501, "not_implemented", {"message": f"{what} is not available yet"},
-                     request_id=req.request_id)
-
-
 @dataclass
 class NumbersService:
     couch: Couch
     store: NumberStore
     caches: NumbersCaches
-    # Carriers beyond the in-house `local` and `inventory`, by module name (part 2 adds `knm_other`).
+    # Carriers beyond the in-house `local` and `inventory`, by module name (`knm_other`).
     carriers: Mapping[str, Carrier] = field(default_factory=dict)
-    # The features derived on every save (part 2 swaps in E911 with a provider).
+    # The features derived on every save (pure), and those whose data comes from outside (E911).
     features: tuple[Feature, ...] = FEATURES
+    providers: tuple[FeatureProvider, ...] = ()
+    # The phonebook of search, locality and city prefixes (None: not wired, as if no URL were set).
+    phonebook: Phonebook | None = None
+    searcher: NumberSearch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.searcher = NumberSearch(self.couch, self.store, self.caches, self.phonebook)
+
+    def _external(self) -> ExternalCalls:
+        return ExternalCalls(self.carriers, self.providers)
 
     def handlers(self) -> dict[str, ApiHandler]:
         """Event-Name (`<resource>.<verb>`, bus.md §9) → handler."""
@@ -170,7 +177,7 @@ class NumbersService:
 
     async def _write_one(self, req: ApiRequest, operate: Operation) -> ApiReply:
         number = req.path_params["phone_number"]
-        external = ExternalCalls(self.carriers)
+        external = self._external()
         result: PlanResult | None = None
         for _ in range(SAVE_ATTEMPTS):
             loaded = await self._load_one(number)
@@ -186,6 +193,7 @@ class NumbersService:
             result = await self.store.apply_one(plan, request_id=req.request_id)
             self._forget([result])
             if result.ok:
+                await external.saved([plan])
                 return api.success(plan.answer, status=plan.status, request_id=req.request_id)
             if not result.conflict:
                 break
@@ -198,8 +206,22 @@ class NumbersService:
         if "phone_number" in req.path_params:
             return await self.read(req)
         if "account_id" not in req.path_params or req.query_value("prefix") is not None:
-            return not_available_yet(req, PART_TWO["search"])
+            return await self.search(req)
         return await self._listing(req)
+
+    async def search(self, req: ApiRequest) -> ApiReply:
+        """§5.2: as A (or T on `/v2/phone_numbers`), or as nobody when no token was sent."""
+        config = await self.caches.config()
+        query = parse_search_query(req.query, config)
+        if isinstance(query, ValidationFailure):
+            return _reply(query.render(""), req)
+        account_id = req.path_params.get("account_id")
+        account = await self._account(account_id or req.auth_account_id)
+        if account_id and account is None:  # the gateway checked it; it has gone since
+            return api.bad_identifier(account_id, req.request_id)
+        modules = await self.caches.carrier_modules(account.id if account else None, config)
+        found = await self.searcher.search(query, account, modules, msg_id=req.msg_id)
+        return api.success(found, request_id=req.request_id)
 
     async def read(self, req: ApiRequest) -> ApiReply:
         number = req.path_params["phone_number"]
@@ -272,7 +294,7 @@ class NumbersService:
         body = parse_numbers_body(req.data, config)
         if isinstance(body, ValidationFailure):
             return _reply(body.render(""), req)
-        external = ExternalCalls(self.carriers)
+        external = self._external()
         written: list[PlanResult] = []  # by this request, to put back if it fails
         pending: NumbersBody = body  # the numbers still to write (after a conflict: the conflicting ones)
         failed: dict[str, Failure] = {}
@@ -298,6 +320,7 @@ class NumbersService:
         if failed:
             return await self._refuse(CollectionPlan(op, (), failed), written, req)
         done = {result.plan.number: result.plan for result in written}
+        await external.saved(done.values())
         in_order = tuple(done[entry.number] for entry in body.entries if entry.number in done)
         answer = CollectionPlan(op, in_order, {}).answer()
         assert not isinstance(answer, ErrorAnswer)
@@ -352,11 +375,32 @@ class NumbersService:
         await fix_account(self.couch, self.store, account_id, request_id=req.request_id)
         return await self._listing(req)
 
+    async def _numbers_body(self, req: ApiRequest) -> NumbersBody | ApiReply:
+        """§5.4: the body of check and locality, validated like a collection's (§7.5)."""
+        body = parse_numbers_body(req.data, await self.caches.config())
+        return _reply(body.render(""), req) if isinstance(body, ValidationFailure) else body
+
     async def check(self, req: ApiRequest) -> ApiReply:
-        return not_available_yet(req, PART_TWO["check"])
+        """§5.4: the `other` carrier's status of each number; `{}` when it cannot tell."""
+        body = await self._numbers_body(req)
+        if isinstance(body, ApiReply):
+            return body
+        statuses = await carrier_for(KNM_OTHER, self.carriers).check(body.numbers)
+        return api.success(dict(statuses), request_id=req.request_id)
 
     async def locality(self, req: ApiRequest) -> ApiReply:
-        return not_available_yet(req, PART_TWO["locality"])
+        """§5.4: the locality service's facts about each number, as sent."""
+        body = await self._numbers_body(req)
+        if isinstance(body, ApiReply):
+            return body
+        sent = [entry.as_sent for entry in body.entries]
+        answer = await self.phonebook.locality(sent) if self.phonebook else MISSING_URL
+        return _outcome_reply(answer, req)
 
     async def prefix(self, req: ApiRequest) -> ApiReply:
-        return not_available_yet(req, PART_TWO["prefix"])
+        """§5.5: the prefixes of a city, from the phonebook."""
+        city = (req.query_value("city") or "").strip()
+        if not city:
+            return api.validation_error({"city": {"required": describe("required")}}, req.request_id)
+        answer = await self.phonebook.city(city) if self.phonebook else MISSING_URL
+        return _outcome_reply(answer, req)

@@ -14,11 +14,11 @@ from shared.couch.client import Couch
 from shared.couch.errors import NotFound
 from shared.domain.number_errors import ValidationFailure
 from shared.domain.number_listing import Listing, assemble_listing, listing_needs_docs, plan_fix, view_window
+from shared.domain.number_search import NUMBER_DB_PREFIX
 from shared.number_store import NumberStore, tombstone
 
 LISTING_DDOC, LISTING_VIEW = "phone_numbers", "crossbar_listing"
 NUMBERS_DDOC, ASSIGNED_VIEW = "numbers", "assigned_to"
-NUMBER_DB_PREFIX = "numbers/"
 PARALLEL_READS = 16  # view queries in flight at once (descendant counts, number DBs)
 
 

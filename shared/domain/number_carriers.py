@@ -1,9 +1,9 @@
 """Carrier modules (numbers.md §5.1): what the number code needs of each, and the two without outside calls.
 
 `Carrier` is the interface the numbers and jobs workers drive between planning and saving (§2.6 step 3).
-Hooks are coroutines because real carriers (`knm_other`, part 2) talk HTTP; `local` and `inventory` answer
-at once and touch nothing. A stored doc may name a vendor module this system does not implement: it
-loads, but any order fails (`UnavailableCarrier`).
+Hooks are coroutines because real carriers (`knm_other`, services/numbers/phonebook.py) talk HTTP;
+`local` and `inventory` answer at once and touch nothing. A stored doc may name a vendor module this
+system does not implement: it loads, but any order fails (`UnavailableCarrier`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shared.domain import number_errors as errors
-from shared.domain.number_config import KNM_INVENTORY, KNM_LOCAL, KNM_OTHER
+from shared.domain.number_config import KNM_INVENTORY, KNM_LOCAL, KNM_OTHER, MODULE_PREFIX, module_name
 from shared.domain.number_errors import NumberError
 from shared.domain.number_states import ReleaseSettings, State, parked_state
-
-MODULE_PREFIX = "knm_"
 
 # Modules `carrier_name` may pick at creation (§4.3 step 4; `other` is implemented by the numbers worker).
 CREATABLE_MODULES = (KNM_LOCAL, KNM_INVENTORY, KNM_OTHER)
@@ -104,7 +102,7 @@ def carrier_for(module: str, extra: Mapping[str, Carrier] | None = None) -> Carr
 
 def module_from_carrier_name(name: str) -> str | None:
     """`carrier_name` (§4.3): `local`, `inventory` or `other`, with or without `knm_`; None if unknown."""
-    module = name if name.startswith(MODULE_PREFIX) else MODULE_PREFIX + name
+    module = module_name(name)
     return module if module in CREATABLE_MODULES else None
 
 

@@ -2,9 +2,10 @@
 
 A feature is derived from the public fields on every save: it exists only while its public key holds a
 value and the state is one it is active in (§6.1). The table `FEATURES` holds the plain features, the ones
-that need no outside call. Features with a provider (E911 with a URL, part 2) implement the same
-`Feature` protocol and run their outside calls between planning and saving; without a provider URL the
-E911 feature is plain (the address as sent), which is what `FEATURES` implements.
+that need no outside call. E911 is one of them too: the plain feature holds the address as sent. When a
+provider URL is configured, the numbers worker's provider (services/numbers/e911.py, driven between
+planning and saving) validates and provisions a changed address and writes the provider's answer back
+(`shared.domain.number_e911`).
 """
 
 from __future__ import annotations
