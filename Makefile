@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OFFNET := $(VENV)/bin/offnet
 
-.PHONY: install services run up down test test-faults bench lint
+.PHONY: install services run up down test test-faults test-fuzz bench lint
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
@@ -39,8 +39,12 @@ test: install
 test-faults: install
 	$(PY) -m pytest tests/faults
 
+# schemathesis against /v2/openapi.json with a valid token (bounded in time).
+test-fuzz: install
+	$(PY) -m pytest tests/fuzz
+
 bench: services
-	$(PY) -m tests.bench
+	$(PY) -m tests.bench $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
