@@ -23,9 +23,9 @@ from typing import Any
 import structlog
 
 from shared.account_directory import AccountDirectory
-from shared.bus import envelope
 from shared.bus.connection import Bus
 from shared.bus.encoding import encode_segment
+from shared.bus.flush import serve_cache_flush
 from shared.couch import names
 from shared.couch.client import Couch
 from shared.domain.number_config import (
@@ -59,8 +59,6 @@ CONFIG_EVENTS = f"*.{names.SYSTEM_CONFIG}.*.{NUMBER_MANAGER}"
 OUTSIDE_EVENTS = tuple(f"*.{names.SYSTEM_CONFIG}.*.{encode_segment(category)}" for category in OUTSIDE_CATEGORIES)
 OUTSIDE = "outside"
 RESELLER_CONFIG_EVENTS = f"*.*.*.{RESELLER_CONFIG}"
-FLUSH_KEYS = ("cache.flush.numbers", "cache.flush.all")
-FLUSH_SCHEMA = "cache_flush"
 
 EventHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
@@ -187,19 +185,6 @@ class NumbersCaches:
             if isinstance(account_id, str) and account_id:
                 self._resellers.drop(account_id)
 
-        async def on_flush(request: dict[str, Any]) -> dict[str, Any]:
-            errors = envelope.validate_message(request, FLUSH_SCHEMA)
-            if errors:  # a broadcast has nobody to refuse: drop nothing, say so
-                log.warning("invalid cache_flush ignored", errors=errors)
-                dropped = 0
-            else:
-                account_id = request.get("Account-ID")
-                dropped = self.flush(account_id if isinstance(account_id, str) else None)
-                log.info("caches flushed", account_id=account_id, entries_dropped=dropped)
-            reply = envelope.reply_headers(bus.app_name, request, "configuration", "cache_flush_resp")
-            reply["Entries-Dropped"] = dropped
-            return reply
-
         async def on_reconnect() -> None:
             log.info("caches flushed after reconnect", entries_dropped=self.flush())
 
@@ -209,8 +194,8 @@ class NumbersCaches:
             (CONFIG_EVENTS, on_config),
             *((binding, on_outside) for binding in OUTSIDE_EVENTS),
             (RESELLER_CONFIG_EVENTS, on_reseller_config),
-            *((key, on_flush) for key in FLUSH_KEYS),
         ]
         for binding_key, handler in subscriptions:
             await bus.subscribe(EVENTS_EXCHANGE, binding_key, handler)
+        await serve_cache_flush(bus, "numbers", self.flush)
         bus.on_reconnect(on_reconnect)

@@ -19,9 +19,9 @@ from typing import Any
 import structlog
 
 from shared.account_directory import AccountDirectory, AccountInfo
-from shared.bus import envelope
 from shared.bus.connection import Bus
 from shared.bus.encoding import decode_segment
+from shared.bus.flush import serve_cache_flush
 from shared.couch import names
 from shared.couch.client import Couch
 from shared.couch.errors import CouchError, NotFound
@@ -49,8 +49,6 @@ RESOURCE_EVENTS = "*.*.resource.*"
 ACCOUNT_EVENTS = f"*.{names.ACCOUNTS}.account.*"
 NUMBER_EVENTS = "*.*.number.*"
 CONFIG_EVENTS = f"*.{names.SYSTEM_CONFIG}.*.{NUMBER_MANAGER}"
-FLUSH_KEYS = ("cache.flush.selection", "cache.flush.all")
-FLUSH_SCHEMA = "cache_flush"
 
 Pool = tuple[CompiledResource, ...]
 EventHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -158,19 +156,6 @@ class SelectionCaches:
         async def on_config(_event: dict[str, Any]) -> None:
             self.drop_config()
 
-        async def on_flush(request: dict[str, Any]) -> dict[str, Any]:
-            errors = envelope.validate_message(request, FLUSH_SCHEMA)
-            if errors:  # a broadcast has nobody to refuse: drop nothing, say so
-                log.warning("invalid cache_flush ignored", errors=errors)
-                dropped = 0
-            else:
-                account_id = request.get("Account-ID")
-                dropped = self.flush(account_id if isinstance(account_id, str) else None)
-                log.info("caches flushed", account_id=account_id, entries_dropped=dropped)
-            reply = envelope.reply_headers(bus.app_name, request, "configuration", "cache_flush_resp")
-            reply["Entries-Dropped"] = dropped
-            return reply
-
         async def on_reconnect() -> None:
             log.info("caches flushed after reconnect", entries_dropped=self.flush())
             self.warm()
@@ -180,8 +165,8 @@ class SelectionCaches:
             (ACCOUNT_EVENTS, on_account),
             (NUMBER_EVENTS, on_number),
             (CONFIG_EVENTS, on_config),
-            *((key, on_flush) for key in FLUSH_KEYS),
         ]
         for binding_key, handler in subscriptions:
             await bus.subscribe(EVENTS_EXCHANGE, binding_key, handler)
+        await serve_cache_flush(bus, "selection", self.flush)
         bus.on_reconnect(on_reconnect)
