@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from shared.domain.documents import is_private_key, strip_private
+from shared.domain.documents import WriteMeta, is_private_key, strip_private
 
 # Public keys that only a superduper admin may set, and where they are stored (spec README §4).
 PRIVILEGED_KEYS: dict[str, str] = {
@@ -21,14 +20,6 @@ PRIVILEGED_DEFAULTS: dict[str, bool] = {
     "pvt_enabled": True,
     "pvt_wnm_allow_additions": False,
 }
-
-
-@dataclass(frozen=True)
-class WriteMeta:
-    now: int  # Gregorian seconds
-    request_id: str | None
-    auth_account_id: str | None
-    msg_id: str
 
 
 def public_input(data: Mapping[str, Any]) -> dict[str, Any]:

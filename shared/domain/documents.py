@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class WriteMeta:
+    """Who and what is behind a write: stamped on the document as `pvt_*` fields."""
+
+    now: int  # Gregorian seconds
+    request_id: str | None
+    auth_account_id: str | None
+    msg_id: str
 
 
 def is_private_key(key: str) -> bool:

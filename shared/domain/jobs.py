@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.couch.names import GREGORIAN_OFFSET_S
-from shared.domain.documents import strip_private
+from shared.domain.documents import WriteMeta, strip_private
 from shared.domain.numbering import is_reconcilable, normalize
 from shared.domain.validation import ErrorMap, add_error, describe, merge_errors, validate
 
@@ -157,14 +157,6 @@ def numbers_id(job_id: str, chunk: int) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # Creation and the public JSON (§2.2, §2.3, §7.1, §7.2)
-
-
-@dataclass(frozen=True)
-class WriteMeta:
-    now: int  # Gregorian seconds
-    request_id: str | None
-    auth_account_id: str | None
-    msg_id: str
 
 
 def job_input(data: Any) -> tuple[dict[str, Any] | None, ErrorMap]:
