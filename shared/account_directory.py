@@ -52,7 +52,9 @@ class AccountInfo:
 class AccountDirectory:
     def __init__(self, couch: Couch, ttl_s: float = 30.0, max_entries: int = 100_000) -> None:
         self._couch = couch
-        self._cache: KeyedCache[str, AccountInfo | None] = KeyedCache(ttl_s=ttl_s, max_entries=max_entries)
+        self._cache: KeyedCache[str, AccountInfo | None] = KeyedCache(
+            name="accounts", ttl_s=ttl_s, max_entries=max_entries
+        )
 
     async def attach(self, bus: Bus) -> None:
         """Drop entries on account document changes, and everything on reconnect."""

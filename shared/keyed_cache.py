@@ -17,6 +17,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from shared import metrics
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -24,7 +26,10 @@ Loader = Callable[[], Awaitable[V]]
 
 
 class KeyedCache(Generic[K, V]):
-    def __init__(self, *, ttl_s: float, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, name: str, ttl_s: float, max_entries: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.name = name  # the `cache` label of the hit/miss metrics
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._clock = clock
@@ -44,8 +49,10 @@ class KeyedCache(Generic[K, V]):
         if entry is not None:
             if entry[0] > self._clock():
                 self._entries.move_to_end(key)
+                metrics.cache_hit(self.name)
                 return entry[1]
             del self._entries[key]
+        metrics.cache_miss(self.name)
         return await asyncio.shield(self._fills.get(key) or self._start(key, load))
 
     def prefetch(self, key: K, load: Loader[V]) -> None:

@@ -69,15 +69,21 @@ class NumbersCaches:
     def __init__(self, couch: Couch, store: NumberStore) -> None:
         self._couch = couch
         self._store = store
-        self._config: KeyedCache[str, NumberManagerConfig] = KeyedCache(ttl_s=CONFIG_TTL_S, max_entries=1)
-        self._outside: KeyedCache[str, OutsideSettings] = KeyedCache(ttl_s=CONFIG_TTL_S, max_entries=1)
+        self._config: KeyedCache[str, NumberManagerConfig] = KeyedCache(
+            name="numbers.config", ttl_s=CONFIG_TTL_S, max_entries=1
+        )
+        self._outside: KeyedCache[str, OutsideSettings] = KeyedCache(
+            name="numbers.outside", ttl_s=CONFIG_TTL_S, max_entries=1
+        )
         self._resellers: KeyedCache[str, ResellerSettings | None] = KeyedCache(
-            ttl_s=CONFIG_TTL_S, max_entries=MAX_RESELLERS
+            name="numbers.resellers", ttl_s=CONFIG_TTL_S, max_entries=MAX_RESELLERS
         )
         self.accounts = AccountDirectory(couch, ttl_s=CONFIG_TTL_S, max_entries=MAX_ACCOUNTS)
-        self.lookups: KeyedCache[str, dict[str, Any]] = KeyedCache(ttl_s=LOOKUP_TTL_S, max_entries=MAX_LOOKUPS)
+        self.lookups: KeyedCache[str, dict[str, Any]] = KeyedCache(
+            name="numbers.lookups", ttl_s=LOOKUP_TTL_S, max_entries=MAX_LOOKUPS
+        )
         self._descendants: KeyedCache[str, tuple[str, ...]] = KeyedCache(
-            ttl_s=CONFIG_TTL_S, max_entries=MAX_ACCOUNTS
+            name="numbers.descendants", ttl_s=CONFIG_TTL_S, max_entries=MAX_ACCOUNTS
         )
 
     # --- reads ------------------------------------------------------------------------------------

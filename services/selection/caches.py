@@ -65,10 +65,14 @@ class SelectionCaches:
     def __init__(self, couch: Couch) -> None:
         self._couch = couch
         self._numbers = NumberStore(couch, None)  # reads only
-        self._config: KeyedCache[str, NumberManagerConfig] = KeyedCache(ttl_s=CACHE_TTL_S, max_entries=1)
-        self.pools: KeyedCache[str, Pool] = KeyedCache(ttl_s=CACHE_TTL_S, max_entries=MAX_POOLS)
+        self._config: KeyedCache[str, NumberManagerConfig] = KeyedCache(
+            name="selection.config", ttl_s=CACHE_TTL_S, max_entries=1
+        )
+        self.pools: KeyedCache[str, Pool] = KeyedCache(name="selection.pools", ttl_s=CACHE_TTL_S, max_entries=MAX_POOLS)
         self.accounts = AccountDirectory(couch, ttl_s=CACHE_TTL_S, max_entries=MAX_ACCOUNTS)
-        self.lookups: KeyedCache[str, dict[str, Any]] = KeyedCache(ttl_s=LOOKUP_TTL_S, max_entries=MAX_LOOKUPS)
+        self.lookups: KeyedCache[str, dict[str, Any]] = KeyedCache(
+            name="selection.lookups", ttl_s=LOOKUP_TTL_S, max_entries=MAX_LOOKUPS
+        )
 
     # --- reads --------------------------------------------------------------------------------------
 
@@ -97,7 +101,6 @@ class SelectionCaches:
     def warm(self) -> None:
         """Begin filling the global pool now, so the first requests await a fill already under way."""
         self.pools.prefetch(names.OFFNET, lambda: self._load_pool(names.OFFNET))
-
 
     async def _load_pool(self, db: str) -> Pool:
         config = await self.config()

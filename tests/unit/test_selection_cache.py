@@ -28,7 +28,7 @@ class Loader:
 
 
 def cache(**options: float) -> KeyedCache[str, str]:
-    return KeyedCache(ttl_s=options.get("ttl_s", 300.0), max_entries=int(options.get("max_entries", 100)))
+    return KeyedCache(name="test", ttl_s=options.get("ttl_s", 300.0), max_entries=int(options.get("max_entries", 100)))
 
 
 async def test_a_miss_fills_once_for_every_concurrent_caller() -> None:
@@ -104,7 +104,7 @@ async def test_drop_where_removes_only_the_selected_entries() -> None:
 
 async def test_entries_expire_after_the_ttl() -> None:
     now = [1000.0]
-    entries: KeyedCache[str, str] = KeyedCache(ttl_s=300.0, max_entries=10, clock=lambda: now[0])
+    entries: KeyedCache[str, str] = KeyedCache(name="test", ttl_s=300.0, max_entries=10, clock=lambda: now[0])
     load = Loader()
     assert await entries.get("k", load) == "value-1"
     now[0] += 299.0
