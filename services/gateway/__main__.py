@@ -13,7 +13,8 @@ def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format, process="gateway")
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                log_level="warning", access_log=False, lifespan="on")
+                log_level="warning", access_log=False, lifespan="on",
+                log_config=None)  # keep shared/logging.py's handler: one format for every line
 
 
 if __name__ == "__main__":
