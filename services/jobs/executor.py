@@ -1,12 +1,13 @@
 """Running one job (resources.md §7.4): claim it, then its chunks in order, then mark it complete.
 
-Per chunk: one bulk read of the number docs, every decision in memory with the numbers domain code
-(`create_for_job`, the same rules as the numbers worker), one bulk write per number DB and per account
-DB (`NumberStore`), then the chunk's result doc, then the job doc's counters and heartbeat. While one
-chunk's writes finish, the next chunk is read and decided (PIPELINE_DEPTH); results are still recorded
-in chunk order. A crash at any point loses nothing: a resumed job skips the chunks whose result doc
-exists and runs the ones in flight again, where numbers it already wrote count as successes
-(`create_for_job`'s idempotency rule).
+Per chunk: every decision in memory with the numbers domain code (`create_for_job`, the same rules as
+the numbers worker), first as if every number were new; one bulk write per number DB and per account
+DB (`NumberStore`); a bulk read and a second decision only for the numbers that turned out to exist;
+then the chunk's result doc, then the job doc's counters and heartbeat. While one chunk's writes
+finish, the next chunk is read and decided (PIPELINE_DEPTH); results are still recorded in chunk
+order. A crash at any point loses nothing: a resumed job skips the chunks whose result doc exists and
+runs the ones in flight again, where numbers it already wrote count as successes (`create_for_job`'s
+idempotency rule).
 
 Ownership is a CouchDB revision: the claim saves `pvt_owner` on the loaded `_rev`, and every later save
 of the job doc is guarded by the `_rev` this owner last wrote, so an owner that was declared dead and
@@ -184,30 +185,43 @@ class JobExecutor:
 
     async def _decide(self, work: ChunkWork, job: Doc, ctx: NumberContext) -> list[Outcome]:
         """Every first occurrence of the chunk decided and written; a write conflict is decided again
-        from a fresh read, at most CONFLICT_ATTEMPTS times in all."""
+        from a fresh read, at most CONFLICT_ATTEMPTS times in all.
+
+        A job's numbers are nearly always new, so the first round reads nothing and decides each number
+        as missing: a create without `_rev` is saved only if the number doc is indeed missing (what the
+        read would have said) and conflicts otherwise. Whatever that round does not settle (conflicts,
+        refusals, errors) is decided from a read, as in every later round, and uses none of the attempts.
+        """
         ctx = dataclasses.replace(ctx, now=names.gregorian_now())
         resource_id, module = str(job.get("resource_id")), str(job.get("pvt_carrier_module"))
         outcomes: dict[int, Outcome] = {}
         held: list[Mapping[str, Any]] = []  # numbers this job holds already: nothing to write
         pending = list(range(len(work.to_decide)))
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-            loaded = await self.store.load([work.to_decide[i].key for i in pending if work.to_decide[i].reconcilable])
+        for attempt in range(CONFLICT_ATTEMPTS + 1):
+            assumed_new = attempt == 0
+            loaded = {} if assumed_new else await self.store.load(
+                [work.to_decide[i].key for i in pending if work.to_decide[i].reconcilable])
             plans: list[tuple[int, NumberPlan]] = []
+            again: list[int] = []
             for index in pending:
                 entry = work.to_decide[index]
                 try:
                     decided = create_for_job(entry.as_sent, loaded.get(entry.key), ctx,
                                              resource_id=resource_id, carrier_module=module)
                 except Exception:  # a bug about one number must not fail the job (§7.5)
+                    if assumed_new:
+                        again.append(index)
+                        continue
                     log.exception("number decision failed", number=entry.as_sent)
                     outcomes[index] = Outcome.unexpected(entry)
                     continue
                 if isinstance(decided, NumberPlan):
                     plans.append((index, decided))
+                elif assumed_new:
+                    again.append(index)
                 else:
                     outcomes[index] = Outcome.failure(entry, decided.map_entry())
             written = await self.store.apply([plan for _, plan in plans], request_id=ctx.meta.request_id)
-            pending = []
             for (index, plan), result in zip(plans, written, strict=True):
                 entry = work.to_decide[index]
                 failure = result.failure()
@@ -216,9 +230,10 @@ class JobExecutor:
                     if not plan.writes and plan.loaded is not None:
                         held.append(plan.loaded)
                 elif result.conflict and attempt < CONFLICT_ATTEMPTS:
-                    pending.append(index)
+                    again.append(index)
                 else:
                     outcomes[index] = Outcome.failure(entry, failure.map_entry())
+            pending = sorted(again)
             if not pending:
                 break
         await self._restore_copies(held, str(job["pvt_account_id"]), ctx.meta.request_id)
