@@ -13,11 +13,13 @@ import secrets
 import socket
 import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
@@ -92,12 +94,16 @@ def reply_headers(app_name: str, request: Mapping[str, Any] | None, category: st
 def order_headers(body: Mapping[str, Any]) -> dict[str, Any]:
     """The same body with the default headers moved first, in their documented order."""
     ordered = {key: body[key] for key in HEADER_ORDER if key in body}
-    ordered.update((key, value) for key, value in body.items() if key not in ordered)
+    ordered.update(body)  # keys already placed keep their place
     return ordered
 
 
+# Built once: `json.dumps` with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(body).encode("utf-8")
 
 
 def decode(raw: bytes, content_encoding: str | None = None) -> dict[str, Any]:
@@ -159,31 +165,61 @@ def load_schema(schema_name: str) -> dict[str, Any]:
     return schema
 
 
+# Per-message validation is on every request's path: each contract is compiled once into a coercer (only
+# where the schema expects booleans) and a fastjsonschema check (about 10x cheaper than jsonschema for a
+# valid message); jsonschema words the errors, and runs only for a message the fast check refuses.
+Coercer = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Contract:
+    validator: Validator
+    check: Callable[[Any], Any]  # raises fastjsonschema.JsonSchemaException for an invalid message
+    coerce: Coercer | None  # None: the schema expects no boolean anywhere
+
+
 @cache
-def _validator(schema_name: str) -> Validator:
+def _validator(schema_name: str) -> _Contract:
     schema = load_schema(schema_name)
     cls = validator_for(schema)
     cls.check_schema(schema)
-    return cls(schema)
+    # No defaults filled, no format checks: accept exactly what jsonschema accepts.
+    check = fastjsonschema.compile(schema, use_default=False, use_formats=False)
+    return _Contract(cls(schema), check, _compile_coercer(schema))
 
 
 def coerce_booleans(body: Mapping[str, Any], schema_name: str) -> dict[str, Any]:
     """A copy of `body` where the strings "true"/"false" (any case) become booleans wherever the schema
     expects a boolean, as Kazoo accepts them. Follows `properties` and `items`, not `$ref`."""
-    coerced = _coerce(dict(body), load_schema(schema_name))
+    coerce = _validator(schema_name).coerce
+    coerced = dict(body) if coerce is None else coerce(dict(body))
     assert isinstance(coerced, dict)
     return coerced
 
 
-def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
-    if isinstance(value, str) and "boolean" in _types(schema) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if isinstance(value, dict) and "properties" in schema:
-        properties = schema["properties"]
-        return {key: _coerce(item, properties[key]) if key in properties else item for key, item in value.items()}
-    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [_coerce(item, schema["items"]) for item in value]
-    return value
+def _compile_coercer(schema: Any) -> Coercer | None:
+    """The coercion of one (sub)schema, or None when nothing under it expects a boolean."""
+    if not isinstance(schema, Mapping):
+        return None
+    is_boolean = "boolean" in _types(schema)
+    properties = schema.get("properties")
+    nested = {}
+    if isinstance(properties, Mapping):
+        nested = {key: c for key, sub in properties.items() if (c := _compile_coercer(sub)) is not None}
+    items = _compile_coercer(schema.get("items"))
+    if not (is_boolean or nested or items):
+        return None
+
+    def coerce(value: Any) -> Any:
+        if is_boolean and isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if nested and isinstance(value, dict):
+            return {key: nested[key](item) if key in nested else item for key, item in value.items()}
+        if items is not None and isinstance(value, list):
+            return [items(item) for item in value]
+        return value
+
+    return coerce
 
 
 def _types(schema: Mapping[str, Any]) -> list[str]:
@@ -191,14 +227,26 @@ def _types(schema: Mapping[str, Any]) -> list[str]:
     return [declared] if isinstance(declared, str) else list(declared)
 
 
+def coerce_and_validate(body: Mapping[str, Any], schema_name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """`coerce_booleans(body)` and its field errors per `validate_message`, coercing once."""
+    contract = _validator(schema_name)
+    coerced = coerce_booleans(body, schema_name)
+    try:
+        contract.check(coerced)
+        return coerced, {}
+    except fastjsonschema.JsonSchemaException:
+        pass  # jsonschema says why
+    errors: dict[str, str] = {}
+    for error in contract.validator.iter_errors(coerced):
+        for key, reason in _describe(error):
+            errors.setdefault(key, reason)
+    return coerced, errors
+
+
 def validate_message(body: Mapping[str, Any], schema_name: str) -> dict[str, str]:
     """The contract's field errors as {dotted key: short reason} (bus.md §6); empty when valid.
     Booleans given as "true"/"false" pass; unknown keys are never an error."""
-    errors: dict[str, str] = {}
-    for error in _validator(schema_name).iter_errors(coerce_booleans(body, schema_name)):
-        for key, reason in _describe(error):
-            errors.setdefault(key, reason)
-    return errors
+    return coerce_and_validate(body, schema_name)[1]
 
 
 _NOUNS = {

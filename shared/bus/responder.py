@@ -167,7 +167,10 @@ class Responder:
         """The reply to a decoded request, counted and timed by Event-Name and outcome."""
         started = time.perf_counter()
         reply = await self._reply_to(request)
-        event = str(request.get("Event-Name", "unknown"))[:64]
+        # Label only Event-Names this queue serves: names in refused messages are unbounded input.
+        name = request.get("Event-Name")
+        served = isinstance(name, str) and self._spec.route_for(str(request.get("Event-Category")), name)
+        event = name if served and isinstance(name, str) else "unexpected"
         outcome = str(reply.get("Error-Code", "ok")) if reply.get("Event-Category") == "error" else "ok"
         metrics.BUS_HANDLED.labels(self._spec.name, event, outcome).inc()
         metrics.BUS_HANDLE_LATENCY.labels(self._spec.name, event).observe(time.perf_counter() - started)
@@ -207,8 +210,7 @@ class Responder:
             raise MessageRejected("unexpected_event", f"{self._spec.name} does not serve {category}/{name}")
         if route.schema is None:
             return route, request
-        validated = envelope.coerce_booleans(request, route.schema)
-        errors = envelope.validate_message(validated, route.schema)
+        validated, errors = envelope.coerce_and_validate(request, route.schema)
         if errors:
             raise MessageRejected("invalid_message", f"invalid {name}", errors)
         return route, validated
