@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -314,10 +315,18 @@ class Couch:
         if not docs:
             return []
         _, rows = await self._request("POST", f"{_db_path(db)}/_bulk_docs", body={"docs": docs})
-        return [
+        results = [
             BulkResult(id=row.get("id"), rev=row.get("rev"), error=row.get("error"), reason=row.get("reason"))
             for row in rows
         ]
+        # CouchDB answers in request order; pouchdb-server was seen answering out of order, so results
+        # are put back in the docs' order by id (repeats of one id keep their relative order).
+        if not all("_id" in doc for doc in docs):
+            return results
+        by_id: dict[str | None, deque[BulkResult]] = defaultdict(deque)
+        for result in results:
+            by_id[result.id].append(result)
+        return [by_id[doc["_id"]].popleft() for doc in docs]
 
     # ---- views -------------------------------------------------------------------------------------
 
