@@ -21,7 +21,7 @@ from aiohttp import web
 from shared.bus.connection import Bus
 from shared.couch import names
 from shared.couch.client import Couch
-from tests.integration.numbers_world import announce, flush_numbers
+from tests.integration.numbers_world import write_config_default
 
 
 @dataclass(frozen=True)
@@ -96,29 +96,14 @@ async def fake_party() -> AsyncIterator[FakeParty]:
         await party.stop()
 
 
-async def _write_category(couch: Couch, bus: Bus, category: str, values: dict[str, Any] | None) -> None:
-    def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
-        doc = {"_id": category, **(current or {})}
-        if values is None:
-            doc.pop("default", None)
-        else:
-            doc["default"] = values
-        return doc
-
-    saved = await couch.update(names.SYSTEM_CONFIG, category, change)
-    assert saved is not None
-    await announce(bus, names.SYSTEM_CONFIG, saved)
-    await flush_numbers(bus)
-
-
 @asynccontextmanager
 async def outside_config(couch: Couch, bus: Bus, settings: dict[str, dict[str, Any]]) -> AsyncIterator[None]:
     """Each `system_config` category of `settings` holds the given `default` object for the block."""
     before = {category: await couch.get(names.SYSTEM_CONFIG, category) for category in settings}
     for category, values in settings.items():
-        await _write_category(couch, bus, category, values)
+        await write_config_default(couch, bus, category, values)
     try:
         yield
     finally:
         for category, doc in before.items():
-            await _write_category(couch, bus, category, doc.get("default") if doc else None)
+            await write_config_default(couch, bus, category, doc.get("default") if doc else None)

@@ -131,27 +131,30 @@ async def flush_numbers(bus: Bus) -> dict[str, Any]:
     return await bus.request("configuration", "cache.flush.numbers", flush, 5)
 
 
+async def write_config_default(couch: Couch, bus: Bus, doc_id: str, values: dict[str, Any] | None) -> None:
+    """Set (None: remove) the `default` object of a system_config doc, announce it, flush number caches."""
+
+    def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        doc = {"_id": doc_id, **(current or {})}
+        if values is None:
+            doc.pop("default", None)
+        else:
+            doc["default"] = values
+        return doc
+
+    saved = await couch.update(names.SYSTEM_CONFIG, doc_id, change)
+    assert saved is not None
+    await announce(bus, names.SYSTEM_CONFIG, saved)
+    await flush_numbers(bus)
+
+
 @asynccontextmanager
 async def number_manager(couch: Couch, bus: Bus, values: dict[str, Any]) -> AsyncIterator[None]:
     """`system_config/number_manager` set to `values` for the block (announced), then put back."""
 
-    async def write(default: dict[str, Any] | None) -> None:
-        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
-            base = {"_id": NUMBER_MANAGER, **(current or {})}
-            if default is None:
-                base.pop("default", None)
-            else:
-                base["default"] = default
-            return base
-
-        saved = await couch.update(names.SYSTEM_CONFIG, NUMBER_MANAGER, change)
-        assert saved is not None
-        await announce(bus, names.SYSTEM_CONFIG, saved)
-        await flush_numbers(bus)
-
     before = await couch.get(names.SYSTEM_CONFIG, NUMBER_MANAGER)
-    await write(values)
+    await write_config_default(couch, bus, NUMBER_MANAGER, values)
     try:
         yield
     finally:
-        await write(before.get("default") if before else None)
+        await write_config_default(couch, bus, NUMBER_MANAGER, before.get("default") if before else None)
