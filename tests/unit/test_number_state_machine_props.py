@@ -29,14 +29,8 @@ from shared.domain.numbers import (
     port_number,
     release_number,
 )
+from tests.unit.number_tree import ACCOUNTS
 
-# M master (superduper) ── R reseller (may add numbers) ── C, C2 ;  M ── U
-M = AccountView("m" * 32, (), superduper_admin=True)
-R = AccountView("r" * 32, (M.id,), is_reseller=True, wnm_allow_additions=True)
-C = AccountView("c" * 32, (M.id, R.id))
-C2 = AccountView("d" * 32, (M.id, R.id))
-U = AccountView("e" * 32, (M.id,))
-ACCOUNTS = {a.id: a for a in (M, R, C, C2, U)}
 # (T, A) pairs that pass the gate: T is A, an ancestor of A, or a superduper.
 GATED = [
     (t, a)

@@ -39,13 +39,8 @@ from shared.domain.numbers import (
     release_number,
     update_number,
 )
+from tests.unit.number_tree import ACCOUNTS, C2, C, M, R, U
 
-M = AccountView("m" * 32, (), superduper_admin=True)
-R = AccountView("r" * 32, (M.id,), is_reseller=True, wnm_allow_additions=True)
-C = AccountView("c" * 32, (M.id, R.id))
-C2 = AccountView("d" * 32, (M.id, R.id))
-U = AccountView("e" * 32, (M.id,))
-ACCOUNTS = {a.id: a for a in (M, R, C, C2, U)}
 NOW = 63_800_000_000
 N = "+14155550100"
 
